@@ -1,0 +1,83 @@
+"""What the bot writes: the public reply, the clarifying question and the internal note for agents.
+
+The reply quotes the article section rather than paraphrasing it, so it can only be as wrong as the help
+center is (and the audit watches that). Steps keep their order and numbers. An empathetic opening only when
+the customer is upset: a cheerful "So sorry!" on a calm how-to reads as a bot.
+"""
+from __future__ import annotations
+
+import re
+from typing import Optional, Sequence
+
+from bot.brain.records import ArticleHit, Intent, Prediction, Ticket
+from bot.brain.text import redact, strip_quoted
+
+EMPATHETIC_OPENING = "I'm sorry for the trouble, and thank you for your patience. Let's get this sorted."
+MAX_SECTION_CHARS = 1500
+
+
+def humanise(intent_name: str) -> str:
+    return intent_name.replace("_", " ")
+
+
+def draft_reply(hit: ArticleHit, empathetic: bool) -> str:
+    parts = [EMPATHETIC_OPENING] if empathetic else []
+    heading = hit.section or hit.title
+    parts.append(f"Here is how to do it, from our help center ({heading}):")
+    body = hit.text.strip()
+    if len(body) > MAX_SECTION_CHARS:
+        cut = body[:MAX_SECTION_CHARS]
+        body = cut[: cut.rfind("\n")] if "\n" in cut else cut
+    parts.append(body)
+    link = f"{hit.title}: {hit.url}" if hit.url else hit.title
+    parts.append(f"The full article: {link}")
+    parts.append("If this does not solve it, just reply and a member of our team will take over.")
+    return "\n\n".join(parts)
+
+
+def clarifying_question(prediction: Prediction, intents: dict[str, Intent], empathetic: bool) -> str:
+    """The intent's own question when it has one, else the two likeliest goals in plain words."""
+    opening = EMPATHETIC_OPENING + " " if empathetic else ""
+    intent = intents.get(prediction.intent)
+    if intent is not None and intent.ask and prediction.confidence >= prediction.threshold / 2:
+        return opening + intent.ask
+    names = [prediction.intent] + [a.intent for a in prediction.alternatives]
+    described = [(intents[n].description or humanise(n)).rstrip(".") if n in intents else humanise(n)
+                 for n in names[:2]]
+    described = [d[0].lower() + d[1:] if d else d for d in described]
+    if len(described) == 2:
+        return (f"{opening}To point you to the right answer: is this about {described[0]}, "
+                f"or about {described[1]}? A sentence more about what you are trying to do will help.")
+    return f"{opening}Could you tell me a little more about what you are trying to do?"
+
+
+def summary_line(ticket: Ticket, limit: int = 140) -> str:
+    text = strip_quoted(ticket.latest_customer_text()) or ticket.subject
+    first = re.split(r"(?<=[.!?])\s|\n", text.strip(), maxsplit=1)[0]
+    line = f"{ticket.subject.strip()}: {first}" if ticket.subject and ticket.subject not in first else first
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def agent_note(ticket: Ticket, action: str, prediction: Prediction, sentiment: float,
+               reasons: Sequence[str], hit: Optional[ArticleHit], priority: str, group: Optional[str]) -> str:
+    """Everything an agent needs to take over without re-reading the thread or asking the customer again."""
+    alts = ", ".join(f"{a.intent} ({a.confidence:.2f})" for a in prediction.alternatives) or "none"
+    scope = " (out of scope)" if prediction.out_of_scope else ""
+    lines = [
+        f"Support bot: {action}. Summary: {summary_line(ticket)}",
+        f"Intent: {prediction.intent} ({prediction.confidence:.2f}, threshold {prediction.threshold:.2f}){scope}",
+        f"Alternatives: {alts}",
+        f"Sentiment: {sentiment:.2f}",
+        "Reasons: " + ("; ".join(reasons) if reasons else "none"),
+        f"Article: {hit.title} > {hit.section} ({hit.score:.2f}) {hit.url}".rstrip() if hit else "Article: none",
+        f"Page: {ticket.page_url or 'unknown'}",
+        f"Requester: plan {ticket.requester.plan or 'unknown'}, vip {'yes' if ticket.requester.vip else 'no'}",
+        f"Bot attempts so far: {ticket.attempts}",
+        f"Priority: {priority}; group: {group or 'unchanged'}",
+    ]
+    return "\n".join(lines)
+
+
+def log_summary(ticket: Ticket) -> str:
+    """A line safe for logs: customer text redacted and short."""
+    return redact(summary_line(ticket), limit=80)
