@@ -137,7 +137,23 @@ def demo(out, fixtures_dir, as_json):
         emit_json(summary) if as_json else click.echo(render_summary(summary))
 
 
+def _register() -> None:
+    """Commands that live in their own modules attach themselves to `cli` on import."""
+    import importlib
+    for module in ("bot.vendor_commands", "bot.report_commands_audit", "bot.report_commands"):
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as e:
+            if e.name != module:
+                raise
+            continue
+        for obj in vars(mod).values():
+            if isinstance(obj, click.Command) and obj is not cli and obj.name not in cli.commands:
+                cli.add_command(obj)
+
+
 def main() -> None:
+    _register()
     cli(prog_name="bot")
 
 

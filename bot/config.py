@@ -110,12 +110,14 @@ def load_settings(env: Optional[Mapping[str, str]] = None) -> Settings:
             raise BadInput(f"BOT_ROLLOUT_PERCENT: must be 0..100, not {rollout_value}")
 
     zendesk = None
-    if _need(env, ("ZENDESK_SUBDOMAIN", "ZENDESK_EMAIL", "ZENDESK_API_TOKEN", "ZENDESK_WEBHOOK_SECRET"), "zendesk"):
+    # The webhook secret is not needed to be "on": `bot install zendesk` is what fetches it. The web service
+    # refuses to start without it (require_webhook_secrets), so an unsigned endpoint is never served.
+    if _need(env, ("ZENDESK_SUBDOMAIN", "ZENDESK_EMAIL", "ZENDESK_API_TOKEN"), "zendesk"):
         zendesk = ZendeskSettings(
             subdomain=env["ZENDESK_SUBDOMAIN"].strip(),
             email=env["ZENDESK_EMAIL"].strip(),
             api_token=env["ZENDESK_API_TOKEN"].strip(),
-            webhook_secret=env["ZENDESK_WEBHOOK_SECRET"].strip(),
+            webhook_secret=env.get("ZENDESK_WEBHOOK_SECRET", "").strip(),
             url=_url(env, "ZENDESK_URL"),
             bot_user_id=env.get("ZENDESK_BOT_USER_ID", "").strip() or None,
             plan_field=env.get("ZENDESK_PLAN_FIELD", "").strip() or None,
@@ -151,3 +153,12 @@ def load_settings(env: Optional[Mapping[str, str]] = None) -> Settings:
         freshdesk=freshdesk,
         intercom=intercom,
     )
+
+
+def require_webhook_secrets(settings: Settings) -> None:
+    """Start-up check of the web service: an enabled vendor must be able to prove its deliveries."""
+    if settings.zendesk is not None and not settings.zendesk.webhook_secret:
+        raise BadInput("ZENDESK_WEBHOOK_SECRET: required to serve Zendesk webhooks (`bot install zendesk` prints "
+                       "where it stored it)")
+    if settings.freshdesk is not None and not settings.freshdesk.webhook_token:
+        raise BadInput("FRESHDESK_WEBHOOK_TOKEN: required to serve Freshdesk webhooks")
