@@ -94,7 +94,9 @@ def precision_threshold(conf: np.ndarray, correct: np.ndarray, target: float) ->
     order = np.argsort(-conf)
     c, ok = conf[order], correct[order].astype(float)
     precision = np.cumsum(ok) / np.arange(1, len(ok) + 1)
-    reaching = np.nonzero(precision >= target)[0]
+    # Only the last position of a run of equal confidences is a real cut: "confidence >= t" takes the run whole.
+    cut = np.append(c[1:] != c[:-1], True)
+    reaching = np.nonzero((precision >= target) & cut)[0]
     if len(reaching) == 0:
         return 1.0
     return float(c[reaching[-1]])

@@ -17,7 +17,8 @@ HUMAN_ASK = re.compile(
     r"(?:a\s+|an\s+|some\s*one\s*|somebody\s*|your\s+)?(?:real\s+|live\s+|actual\s+)?"
     r"(?:human|person|agent|representative|rep|operator|someone|somebody|manager|supervisor)\b"
     r"|\b(?:human|live|real)\s+(?:agent|person|being|support|representative)\b"
-    r"|\bagent,?\s+please\b|\brepresentative\b|\bnot\s+(?:a|another|your)\s+(?:bot|robot)\b"
+    r"|\bagent,?\s+please\b|\b(?:a|an|your|customer\s+service|support)\s+representative\b(?!\s+(?:value|sample))"
+    r"|\bnot\s+(?:a|another|your)\s+(?:bot|robot)\b"
     r"|\bstop\s+(?:the\s+)?bot\b|\bescalate\s+(?:this|my)\b",
     re.IGNORECASE,
 )
@@ -79,7 +80,9 @@ class EscalationPolicy:
         if prediction.out_of_scope and asked_before:
             reasons.append(f"out of scope after a clarifying question (low confidence {prediction.confidence:.2f}"
                            f" < {prediction.threshold:.2f} for {prediction.intent})")
-        return Assessment(tuple(reasons), self.priority(ticket, intent, sentiment, vip), self.group(intent), vip)
+        # Out of scope, the predicted intent is the one the model rejected: its group would be a guess.
+        routed = None if prediction.out_of_scope else intent
+        return Assessment(tuple(reasons), self.priority(ticket, routed, sentiment, vip), self.group(routed), vip)
 
     def priority(self, ticket: Ticket, intent: Optional[Intent], sentiment: float, vip: bool) -> str:
         """Business value and urgency: a frustrated enterprise customer is not a calm free-tier how-to."""

@@ -35,19 +35,46 @@ def draft_reply(hit: ArticleHit, empathetic: bool) -> str:
     return "\n\n".join(parts)
 
 
+_ABOUT_CUSTOMER = re.compile(r"^\s*(?:the\s+)?(?:customer|user|client|requester)\s+", re.I)
+_THIRD_PERSON = {"their": "your", "they": "you", "them": "you", "themselves": "yourself", "theirs": "yours",
+                 "his": "your", "her": "your", "he": "you", "she": "you"}
+_IRREGULAR = {"is": "are", "has": "have", "does": "do", "was": "were"}
+
+
+def second_person(description: str) -> Optional[str]:
+    """"The customer wants to reset their password." -> "want to reset your password"; None when the
+    description is not written about the customer (then the intent's name is used instead)."""
+    text = (description or "").strip().rstrip(".")
+    if not _ABOUT_CUSTOMER.match(text):
+        return None
+    words = _ABOUT_CUSTOMER.sub("", text).split()
+    if not words:
+        return None
+    verb = words[0].lower()
+    words[0] = _IRREGULAR.get(verb, verb[:-1] if verb.endswith("s") and not verb.endswith("ss") else verb)
+    phrase = " ".join(_THIRD_PERSON.get(w.lower(), w) for w in words)
+    return re.sub(r"^ask (about|whether|if|how|what|when|why)\b", r"have a question \1", phrase)
+
+
 def clarifying_question(prediction: Prediction, intents: dict[str, Intent], empathetic: bool) -> str:
-    """The intent's own question when it has one, else the two likeliest goals in plain words."""
+    """The intent's own question when it has one, else the two likeliest goals in plain words, addressed to
+    the customer (never "I didn't understand": the customer did nothing wrong)."""
     opening = EMPATHETIC_OPENING + " " if empathetic else ""
     intent = intents.get(prediction.intent)
     if intent is not None and intent.ask and prediction.confidence >= prediction.threshold / 2:
         return opening + intent.ask
     names = [prediction.intent] + [a.intent for a in prediction.alternatives]
-    described = [(intents[n].description or humanise(n)).rstrip(".") if n in intents else humanise(n)
-                 for n in names[:2]]
-    described = [d[0].lower() + d[1:] if d else d for d in described]
-    if len(described) == 2:
-        return (f"{opening}To point you to the right answer: is this about {described[0]}, "
-                f"or about {described[1]}? A sentence more about what you are trying to do will help.")
+    options = []
+    for n in names[:2]:
+        phrase = second_person(intents[n].description) if n in intents else None
+        if phrase and phrase.startswith(("are ", "were ")):
+            verb, rest = phrase.split(" ", 1)
+            options.append(f"{verb} you {rest}")
+        else:
+            options.append(f"do you {phrase}" if phrase else f"is it about {humanise(n)}")
+    if len(options) == 2:
+        return (f"{opening}So I can point you to the right answer: {options[0]}, or {options[1]}? "
+                "A sentence more about what you are trying to do will help.")
     return f"{opening}Could you tell me a little more about what you are trying to do?"
 
 
