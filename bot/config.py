@@ -63,6 +63,7 @@ class Settings:
     model_dir: Optional[str] = None
     intents_path: Optional[str] = None
     articles_path: Optional[str] = None
+    history_path: Optional[str] = None  # BOT_HISTORY: where the nightly sync writes and retraining reads
     mode_override: Optional[str] = None
     rollout_override: Optional[int] = None
     dashboard_password: Optional[str] = field(default=None, repr=False)
@@ -146,6 +147,7 @@ def load_settings(env: Optional[Mapping[str, str]] = None) -> Settings:
         model_dir=env.get("BOT_MODEL", "").strip() or None,
         intents_path=env.get("BOT_INTENTS", "").strip() or None,
         articles_path=env.get("BOT_ARTICLES", "").strip() or None,
+        history_path=env.get("BOT_HISTORY", "").strip() or None,
         mode_override=mode,
         rollout_override=rollout_value,
         dashboard_password=env.get("BOT_DASHBOARD_PASSWORD") or None,

@@ -31,6 +31,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import logging
+import os
 import random
 import threading
 import time
@@ -59,6 +60,7 @@ PENDING_LEASE = dt.timedelta(seconds=TASK_HARD_LIMIT + 60)  # no live writer can
 QUEUED_DEADLINE = dt.timedelta(minutes=2)
 PROCESSING_DEADLINE = dt.timedelta(seconds=TASK_HARD_LIMIT + 120)
 SWEEP_BATCH = 500
+BRAIN_CHECK_SECONDS = 30.0
 FINAL = ("done", "ignored", "parked")
 QUEUE_NAME = "celery"
 
@@ -117,6 +119,8 @@ class Runtime:
         self.sessions = db.session_factory(settings.database_url)
         self._adapters = dict(adapters or {})
         self._brain = brain
+        self._stamp: Optional[tuple] = None
+        self._checked = 0.0
         self._lock = threading.Lock()
 
     def adapter(self, vendor: str):
@@ -129,14 +133,34 @@ class Runtime:
             return self._adapters[vendor]
 
     def brain(self):
+        """The brain, reloaded when the model, intents or articles files change (the hourly article sync
+        and the weekly retrain swap files in place; workers pick them up without a restart). The files'
+        stamps are looked at no more than every BRAIN_CHECK_SECONDS."""
         with self._lock:
-            if self._brain is None:
-                s = self.settings
-                if not (s.model_dir and s.intents_path and s.articles_path):
-                    raise NotConfigured("BOT_MODEL, BOT_INTENTS and BOT_ARTICLES must be set to decide")
-                from bot.model_store import load_brain
+            s = self.settings
+            if self._brain is not None and not s.model_dir:
+                return self._brain  # injected (tests)
+            now = time.monotonic()
+            if self._brain is not None and now - self._checked < BRAIN_CHECK_SECONDS:
+                return self._brain
+            self._checked = now
+            if not (s.model_dir and s.intents_path and s.articles_path):
+                raise NotConfigured("BOT_MODEL, BOT_INTENTS and BOT_ARTICLES must be set to decide")
+            from bot.model_store import META_FILE, load_brain
+            stamp = tuple(_mtime(p) for p in (os.path.join(s.model_dir, META_FILE), s.intents_path, s.articles_path))
+            if self._brain is None or stamp != self._stamp:
                 self._brain = load_brain(s.model_dir, s.intents_path, s.articles_path)
+                if self._stamp is not None:
+                    log.info("brain reloaded: model %s", self._brain.model_version)
+                self._stamp = stamp
             return self._brain
+
+
+def _mtime(path: str) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return 0.0
 
 
 _runtime: Optional[Runtime] = None
