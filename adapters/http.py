@@ -22,6 +22,8 @@ from urllib.parse import urlsplit
 
 import requests
 
+from bot.errors import VendorFailure
+
 log = logging.getLogger(__name__)
 
 Status = Union[int, str]
@@ -31,7 +33,7 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 
-class VendorError(Exception):
+class VendorError(VendorFailure):
     """A vendor call that did not succeed; the message names vendor, method, path and status, never a body."""
 
     def __init__(self, vendor: str, method: str, path: str, status: Optional[Status], reason: str,

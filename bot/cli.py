@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from bot.errors import BadInput
+from bot.errors import BadInput, VendorFailure
 
 
 def emit_json(obj) -> None:
@@ -31,8 +31,12 @@ def reasons():
     except BadInput as e:
         click.echo(f"bot: {e}", err=True)
         sys.exit(2)
-    except (PermissionError, IsADirectoryError, NotADirectoryError) as e:
-        click.echo(f"bot: {e.filename}: {e.strerror}", err=True)
+    except VendorFailure as e:  # the helpdesk refused or is unreachable after the capped retries
+        click.echo(f"bot: {e}", err=True)
+        sys.exit(2)
+    except OSError as e:  # a path the user gave that cannot be read or written: their input, not our bug
+        where = f"{e.filename}: " if e.filename else ""
+        click.echo(f"bot: {where}{e.strerror or e}", err=True)
         sys.exit(2)
 
 

@@ -35,7 +35,7 @@ def _ticket_line(raw: str) -> Optional[str]:
 
 def split_history(src: Path, out: Path) -> tuple[Path, Path, str]:
     """Older tickets to train on, the newest REPLAY_DAYS to replay; the cut is returned for the report."""
-    lines = [ln for ln in src.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    lines = [ln for ln in src.read_text(encoding="utf-8").split("\n") if ln.strip()]
     stamps = [parse_time(_ticket_line(ln) or "") for ln in lines]
     known = [s for s in stamps if s is not None]
     if not known:
@@ -59,7 +59,7 @@ def run_demo(out: Path, fixtures: Optional[Path], progress: Callable[[str], None
     progress("syncing the sample help center")
     articles = [a for a in read_articles(fx / "articles.jsonl") if not a.draft]
     articles_path = out / "articles.jsonl"
-    write_jsonl(articles_path, (json.loads(ln) for ln in (fx / "articles.jsonl").read_text().splitlines()
+    write_jsonl(articles_path, (json.loads(ln) for ln in (fx / "articles.jsonl").read_text(encoding="utf-8").split("\n")
                                 if ln.strip() and not json.loads(ln).get("draft")))
     intents_path = fx / "intents.yaml"
     train_p, replay_p, cut = split_history(fx / "history.jsonl", out)

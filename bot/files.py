@@ -7,6 +7,7 @@ file renamed into place, so an interrupted command never leaves half a file.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import tempfile
@@ -123,7 +124,7 @@ def read_jsonl(path: str | os.PathLike, convert: Callable[[Any], T], what: str,
     out: list[T] = []
     bad: list[str] = []
     total = 0
-    for n, line in enumerate(text.splitlines(), start=1):
+    for n, line in enumerate(text.split("\n"), start=1):  # not splitlines(): JSON allows U+2028 raw
         if not line.strip():
             continue
         total += 1
@@ -168,13 +169,19 @@ def _check_keys(obj: Any, allowed: set[str], where: str, path: str) -> dict:
         raise BadInput(f"{path}: {where} must be a mapping")
     for k in obj:
         if k not in allowed:
-            raise BadInput(f"{path}: {where}.{k}: unknown key" if where else f"{path}: {k}: unknown key")
+            name = k if isinstance(k, str) and k.isprintable() else repr(k)
+            raise BadInput(f"{path}: {where}.{name}: unknown key" if where else f"{path}: {name}: unknown key")
     return obj
 
 
 def _typed(value: Any, kind, where: str, path: str, choices: Iterable[str] = ()):
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:
+            raise BadInput(f"{path}: {where}: number too large") from None
+    if kind is float and isinstance(value, float) and not math.isfinite(value):
+        raise BadInput(f"{path}: {where}: must be a finite number")
     if isinstance(value, bool) and kind is not bool or not isinstance(value, kind):
         raise BadInput(f"{path}: {where}: expected {kind.__name__}, got {type(value).__name__}")
     if choices and value not in choices:
@@ -235,7 +242,7 @@ def parse_intents(data: Any, path: str, article_ids: Optional[set[str]] = None) 
                 fields[k] = _str_list(item[k], f"{where}.{k}", path)
         for j, tag in enumerate(fields.get("tags", ())):
             if tag in tag_owner:
-                raise BadInput(f"{path}: {where}.tags[{j}]: tag {tag!r} is already claimed by {tag_owner[tag]}")
+                raise BadInput(f"{path}: {where}.tags[{j}]: tag {tag!r} is already claimed by {tag_owner[tag]!r}")
             tag_owner[tag] = name
         if article_ids is not None:
             for j, a in enumerate(fields.get("articles", ())):
@@ -273,11 +280,28 @@ def read_test_script(path) -> list[dict]:
             raise BadInput(f"{path}: {where}.expect: required")
         if "action" in exp and exp["action"] not in ACTIONS:
             raise BadInput(f"{path}: {where}.expect.action: must be one of {', '.join(ACTIONS)}")
+        for key in ("subject", "page_url"):
+            if c.get(key) is not None and not isinstance(c[key], str):
+                raise BadInput(f"{path}: {where}.{key}: expected a string")
         if c.get("requester") is not None:
-            _check_keys(c["requester"], {"plan", "vip", "id"}, f"{where}.requester", str(path))
+            req = _check_keys(c["requester"], {"plan", "vip", "id"}, f"{where}.requester", str(path))
+            if req.get("plan") is not None and not isinstance(req["plan"], str):
+                raise BadInput(f"{path}: {where}.requester.plan: expected a string")
+            if req.get("vip") is not None and not isinstance(req["vip"], bool):
+                raise BadInput(f"{path}: {where}.requester.vip: expected true or false")
         if c.get("attempts") is not None and (isinstance(c["attempts"], bool) or not isinstance(c["attempts"], int)):
             raise BadInput(f"{path}: {where}.attempts: expected a whole number")
     return cases
+
+
+def _mode_for(p: Path) -> int:
+    """Keep an existing file's mode; a new one gets the usual 0666 less the umask (mkstemp's 0600 is not it)."""
+    try:
+        return p.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def write_atomic(path: str | os.PathLike, text: str) -> None:
@@ -285,6 +309,7 @@ def write_atomic(path: str | os.PathLike, text: str) -> None:
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, _mode_for(p))
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
         os.replace(tmp, p)

@@ -12,14 +12,17 @@ from typing import Optional
 from bot.brain.records import Intent, Policy, Prediction, Ticket
 
 # An explicit ask for a person, in the usual phrasings (not "agent" alone: "my agent code" is not an ask).
+_PERSON = r"(?:human|person|agent|representative|rep|operator|someone|somebody|manager|supervisor)"
 HUMAN_ASK = re.compile(
-    r"\b(?:talk|speak|chat|connect|transfer|put)\w*\s+(?:me\s+)?(?:to|with|through to)\s+"
-    r"(?:a\s+|an\s+|some\s*one\s*|somebody\s*|your\s+)?(?:real\s+|live\s+|actual\s+)?"
-    r"(?:human|person|agent|representative|rep|operator|someone|somebody|manager|supervisor)\b"
-    r"|\b(?:human|live|real)\s+(?:agent|person|being|support|representative)\b"
-    r"|\bagent,?\s+please\b|\b(?:a|an|your|customer\s+service|support)\s+representative\b(?!\s+(?:value|sample))"
-    r"|\bnot\s+(?:a|another|your)\s+(?:bot|robot)\b"
-    r"|\bstop\s+(?:the\s+)?bot\b|\bescalate\s+(?:this|my)\b",
+    # "talk to a human", "speak with someone", "put me through to an agent"
+    r"\b(?:talk|speak|chat|connect|transfer|put)\w*\s+(?:me\s+)?(?:to|with|through\s+to)\s+"
+    r"(?:a\s+|an\s+|some\s*one\s*|somebody\s*|your\s+)?(?:real\s+|live\s+|actual\s+)?" + _PERSON + r"\b"
+    # "I want a human", "need a real person", "get me an agent", "can I have a representative"
+    r"|\b(?:want|need|get\s+me|give\s+me|have|see|request)\s+(?:a|an|to\s+(?:talk|speak)\s+to\s+a)\s+"
+    r"(?:real\s+|live\s+|actual\s+)?(?:human|person|agent|representative|operator)\b"
+    # "live agent", "human support" (not "a real person?" about someone else, not "a representative example")
+    r"|\b(?:human|live)\s+(?:agent|support|representative|operator)\b|\breal\s+(?:agent|human)\b"
+    r"|\b(?:agent|human|representative),?\s+please\b|\bescalate\s+(?:this|my)\b|\bstop\s+(?:the\s+)?bot\b",
     re.IGNORECASE,
 )
 
@@ -66,8 +69,8 @@ class EscalationPolicy:
         if ticket.attempts >= p.max_attempts:
             reasons.append(f"{ticket.attempts} bot answers already on this ticket (max_attempts {p.max_attempts})")
         if vip:
-            who = "vip requester" if ticket.requester.vip else f"requester plan {ticket.requester.plan}"
-            reasons.append(f"{who} is VIP")
+            reasons.append("requester is marked VIP" if ticket.requester.vip
+                           else f"requester plan {ticket.requester.plan} is a VIP plan")
         if asks_for_human(text):
             reasons.append("customer asked for a person")
         if intent is not None and not prediction.out_of_scope:

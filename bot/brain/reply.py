@@ -14,6 +14,7 @@ from bot.brain.text import redact, strip_quoted
 
 EMPATHETIC_OPENING = "I'm sorry for the trouble, and thank you for your patience. Let's get this sorted."
 MAX_SECTION_CHARS = 1500
+NAME_GOALS_ABOVE = 0.1  # below this top confidence a clarifying question names no candidate goals
 
 
 def humanise(intent_name: str) -> str:
@@ -41,19 +42,38 @@ _THIRD_PERSON = {"their": "your", "they": "you", "them": "you", "themselves": "y
 _IRREGULAR = {"is": "are", "has": "have", "does": "do", "was": "were"}
 
 
+def _base_form(verb: str) -> str:
+    low = verb.lower()
+    if low in _IRREGULAR:
+        return _IRREGULAR[low]
+    if low.endswith("ies") and len(low) > 4:
+        return low[:-3] + "y"
+    if low.endswith(("ches", "shes", "sses", "xes")):
+        return low[:-2]
+    if low.endswith("s") and not low.endswith(("ss", "us", "is")):
+        return low[:-1]
+    return verb
+
+
 def second_person(description: str) -> Optional[str]:
-    """"The customer wants to reset their password." -> "want to reset your password"; None when the
-    description is not written about the customer (then the intent's name is used instead)."""
+    """"The customer wants to reset their password and asks how." -> "want to reset your password and ask
+    how"; None when the description is not written about the customer (the intent's name is used instead).
+    Verbs after "and"/"or" are the customer's too, so they change with the first."""
     text = (description or "").strip().rstrip(".")
     if not _ABOUT_CUSTOMER.match(text):
         return None
     words = _ABOUT_CUSTOMER.sub("", text).split()
     if not words:
         return None
-    verb = words[0].lower()
-    words[0] = _IRREGULAR.get(verb, verb[:-1] if verb.endswith("s") and not verb.endswith("ss") else verb)
-    phrase = " ".join(_THIRD_PERSON.get(w.lower(), w) for w in words)
-    return re.sub(r"^ask (about|whether|if|how|what|when|why)\b", r"have a question \1", phrase)
+    out, slot = [], True
+    for w in words:
+        verb_slot, adverb = slot, w.lower().endswith("ly")
+        w = _base_form(w) if verb_slot and not adverb else w
+        slot = w.lower() in ("and", "or") or (verb_slot and adverb)  # "explicitly asks": the verb comes next
+        out.append(_THIRD_PERSON.get(w.lower(), w))
+    phrase = " ".join(out)
+    phrase = re.sub(r"\bask about\b", "have a question about", phrase)
+    return re.sub(r"\bask (whether|if|how|what|when|why|which|where)\b", r"want to know \1", phrase)
 
 
 def clarifying_question(prediction: Prediction, intents: dict[str, Intent], empathetic: bool) -> str:
@@ -63,17 +83,17 @@ def clarifying_question(prediction: Prediction, intents: dict[str, Intent], empa
     intent = intents.get(prediction.intent)
     if intent is not None and intent.ask and prediction.confidence >= prediction.threshold / 2:
         return opening + intent.ask
+    if prediction.confidence < NAME_GOALS_ABOVE:
+        # Nothing is even a fair guess: naming two unrelated goals would confuse more than it helps.
+        return (f"{opening}Could you tell me a little more about what you are trying to do, and with which order "
+                "or account? Then I can point you to the right answer or the right person.")
     names = [prediction.intent] + [a.intent for a in prediction.alternatives]
     options = []
     for n in names[:2]:
         phrase = second_person(intents[n].description) if n in intents else None
-        if phrase and phrase.startswith(("are ", "were ")):
-            verb, rest = phrase.split(" ", 1)
-            options.append(f"{verb} you {rest}")
-        else:
-            options.append(f"do you {phrase}" if phrase else f"is it about {humanise(n)}")
+        options.append(f"that you {phrase}" if phrase else f"about {humanise(n)}")
     if len(options) == 2:
-        return (f"{opening}So I can point you to the right answer: {options[0]}, or {options[1]}? "
+        return (f"{opening}So I can point you to the right answer: is it {options[0]}, or {options[1]}? "
                 "A sentence more about what you are trying to do will help.")
     return f"{opening}Could you tell me a little more about what you are trying to do?"
 

@@ -267,7 +267,9 @@ def redact(text: str, limit: int | None = 200) -> str:
     return text
 
 
-_LOOKS_HTML = re.compile(r"<[a-z][a-z0-9]*\b[^>]*>|&(?:[a-z]+|#\d+);", re.I)
+# Known tags only: "<help@x.example>" in a plain-text quote header is an address, not markup.
+_LOOKS_HTML = re.compile(r"</?(?:p|div|br|span|a|b|i|u|strong|em|ul|ol|li|h[1-6]|table|tr|td|th|html|body|"
+                         r"blockquote|pre|img|font|hr|code|section|article)\b[^>]*>|&(?:[a-z]+|#\d+);", re.I)
 _SUBJECT_PREFIX = re.compile(r"^(?:\s*(?:re|fwd?|aw|wg|tr|sv|antw)\s*(?:\[\d+\])?\s*:)+", re.I)
 
 
