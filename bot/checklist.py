@@ -39,7 +39,6 @@ METRICS_TIMEOUT = 2.0
 DEFAULT_METRICS_URL = "http://127.0.0.1:8000/metrics"
 BOT_METRICS = ("bot_webhooks_total", "bot_decisions_total", "bot_queue_depth", "bot_decision_seconds",
                "bot_vendor_api_calls_total")
-WORKER_FILE = Path(__file__).resolve().parent / "worker.py"
 ITEMS = ("kb_audited", "intents_mapped", "escalation_tested", "handoff_configured", "test_script_passed",
          "monitoring_on")
 TITLES = {"kb_audited": "Knowledge base audited (top 10 covered)", "intents_mapped": "Intents mapped",
@@ -282,22 +281,18 @@ def fetch_metrics(url: str, timeout: float = METRICS_TIMEOUT) -> tuple[bool, str
     return True, f"GET {url}: HTTP {status}, {len(found)} bot metrics ({', '.join(found[:3])})"
 
 
-def report_scheduled(worker_file: Path = WORKER_FILE) -> tuple[bool, str]:
-    """Does the beat schedule (bot/worker.py, read as text: importing it connects to the broker) name a
-    report job?"""
+def report_scheduled() -> tuple[bool, str]:
+    """Does Celery beat's schedule run a report job? Read from the worker's own Celery app (creating it
+    connects to nothing), so a renamed or removed job is seen as it is."""
     try:
-        src = worker_file.read_text(encoding="utf-8")
-    except OSError:
-        return False, f"{worker_file}: cannot be read"
-    m = re.search(r"beat_schedule\s*=\s*\{(.*?)\n\s*\}", src, re.S)
-    if not m:
-        return False, "no beat schedule in the worker"
-    jobs = re.findall(r"\"([\w.-]+)\"\s*:\s*\{", m.group(1))
-    reports = [j for j in jobs if "report" in j.lower()] or re.findall(r"task\"\s*:\s*\"([\w.]*report[\w.]*)\"",
-                                                                       m.group(1))
+        from bot.worker import app
+    except Exception as e:  # a broken worker configuration is evidence too
+        return False, f"the worker's schedule cannot be read ({type(e).__name__}: {e})"
+    schedule = app.conf.beat_schedule or {}
+    reports = sorted(name for name, job in schedule.items() if "report" in str(job.get("task", "")))
     if reports:
-        return True, f"beat schedule runs {reports[0]}"
-    return False, f"beat schedule has no report job ({', '.join(jobs) or 'empty'})"
+        return True, f"beat schedule runs {', '.join(reports)}"
+    return False, f"beat schedule has no report job ({', '.join(sorted(schedule)) or 'empty'})"
 
 
 def recent_decisions(database_url: str, days: int = RECENT_DAYS, now: Optional[datetime] = None
@@ -348,8 +343,7 @@ def check_monitoring(metrics: Optional[tuple[bool, str]], decisions: tuple[Optio
 
 def run_checklist(intents_path=None, articles_path=None, history_path=None, model_dir=None, script_path=None,
                   database_url: Optional[str] = None, metrics_url: Optional[str] = DEFAULT_METRICS_URL,
-                  progress: Callable[[str], None] = lambda m: None, now: Optional[datetime] = None,
-                  worker_file: Path = WORKER_FILE) -> dict:
+                  progress: Callable[[str], None] = lambda m: None, now: Optional[datetime] = None) -> dict:
     from bot.files import read_articles, read_history, read_intents, read_test_script, read_yaml
 
     articles = read_articles(articles_path) if articles_path else None
@@ -385,7 +379,7 @@ def run_checklist(intents_path=None, articles_path=None, history_path=None, mode
         check_escalation(evaluation, why_missing),
         check_handoff(raw if isinstance(raw, dict) else None, config, note),
         check_script(evaluation, why_missing),
-        check_monitoring(metrics, decisions, report_scheduled(worker_file)),
+        check_monitoring(metrics, decisions, report_scheduled()),
     ]
     states = Counter(i["state"] for i in items)
     return {"ready": states["pass"] == len(items), "passed": states["pass"], "failed": states["fail"],

@@ -64,6 +64,7 @@ class Settings:
     intents_path: Optional[str] = None
     articles_path: Optional[str] = None
     history_path: Optional[str] = None  # BOT_HISTORY: where the nightly sync writes and retraining reads
+    reports_dir: str = "reports"  # BOT_REPORTS_DIR: where the weekly launch report is written
     mode_override: Optional[str] = None
     rollout_override: Optional[int] = None
     dashboard_password: Optional[str] = field(default=None, repr=False)
@@ -148,6 +149,7 @@ def load_settings(env: Optional[Mapping[str, str]] = None) -> Settings:
         intents_path=env.get("BOT_INTENTS", "").strip() or None,
         articles_path=env.get("BOT_ARTICLES", "").strip() or None,
         history_path=env.get("BOT_HISTORY", "").strip() or None,
+        reports_dir=env.get("BOT_REPORTS_DIR", "").strip() or "reports",
         mode_override=mode,
         rollout_override=rollout_value,
         dashboard_password=env.get("BOT_DASHBOARD_PASSWORD") or None,

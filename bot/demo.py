@@ -81,6 +81,14 @@ def run_demo(out: Path, fixtures: Optional[Path], progress: Callable[[str], None
         reports += audit.get("files", [])
     except ImportError:
         audit = None
+    progress("writing the launch report over the shadow decision log")
+    from bot.launch_report import run_report
+    from bot.reports.launch_render import html_report, render_report
+    launch = run_report(f"sqlite:///{(out / 'bot.db').resolve()}", fx / "history.jsonl", intents_path)
+    write_atomic(out / "launch-report.json", json.dumps(launch, indent=2, default=str) + "\n")
+    write_atomic(out / "launch-report.txt", render_report(launch) + "\n")
+    write_atomic(out / "launch-report.html", html_report(launch))
+    reports += ["launch-report.txt", "launch-report.json", "launch-report.html"]
     return {
         "out": str(out), "seconds": round(time.perf_counter() - started, 1),
         "model_version": training["model_version"], "trained_on": training["labelled"],
@@ -88,6 +96,9 @@ def run_demo(out: Path, fixtures: Optional[Path], progress: Callable[[str], None
         "evaluation": {k: evaluation[k] for k in ("cases", "accuracy", "intent_accuracy", "escalation", "tone",
                                                   "by_kind", "ready", "blockers")},
         "articles": len(articles), "reports": reports,
+        "audit": {"top10_covered": (audit or {}).get("coverage", {}).get("covered"),
+                  "summary": (audit or {}).get("coverage", {}).get("summary")},
+        "emerging_flagged": launch.get("emerging_flagged"),
     }
 
 
@@ -104,6 +115,8 @@ def render_summary(s: dict) -> str:
         f"  test script: {e['cases']} cases, accuracy {e['accuracy']:.1%}, escalation recall "
         f"{e['escalation']['recall']:.1%}, precision {e['escalation']['precision']:.1%} -> "
         + ("READY" if e["ready"] else "NOT READY (" + "; ".join(e["blockers"]) + ")"),
+        f"  knowledge base: {s['audit']['summary']}",
+        f"  emerging ticket types flagged: {s['emerging_flagged']}",
         "  reports: " + ", ".join(s["reports"]),
     ]
     return "\n".join(lines)

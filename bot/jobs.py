@@ -110,3 +110,20 @@ def _prune_previous(model_dir: Path) -> None:
     olds = sorted(model_dir.parent.glob(model_dir.name + ".previous-*"), key=lambda p: p.stat().st_mtime)
     for p in olds[:-KEEP_PREVIOUS]:
         shutil.rmtree(p, ignore_errors=True)
+
+
+def weekly_report(settings: Settings) -> str:
+    """The launch report for the weekly review, written where the team reads it (BOT_REPORTS_DIR)."""
+    if not settings.history_path:
+        return _skip("weekly_report", "BOT_HISTORY is not set")
+    from bot.files import write_atomic
+    from bot.launch_report import run_report
+    from bot.reports.launch_render import html_report
+    from bot.timeutil import iso, utcnow
+    report = run_report(settings.database_url, settings.history_path, settings.intents_path)
+    out = Path(settings.reports_dir)
+    stamp = iso(utcnow())[:10]
+    write_atomic(out / f"launch-report-{stamp}.json", json.dumps(report, indent=2, default=str) + "\n")
+    write_atomic(out / f"launch-report-{stamp}.html", html_report(report))
+    log.info("weekly_report: written to %s (launch-report-%s.*)", out, stamp)
+    return f"launch-report-{stamp}"

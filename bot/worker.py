@@ -101,6 +101,7 @@ def make_celery(settings: Settings) -> Celery:
             "sync-articles": {"task": "bot.sync_articles", "schedule": crontab(minute=7)},
             "sync-history": {"task": "bot.sync_history", "schedule": crontab(hour=2, minute=17)},
             "retrain": {"task": "bot.retrain", "schedule": crontab(day_of_week="sun", hour=3, minute=31)},
+            "weekly-report": {"task": "bot.weekly_report", "schedule": crontab(day_of_week="mon", hour=6, minute=3)},
         },
     )
     return app
@@ -513,3 +514,8 @@ def sync_history() -> str:
 @app.task(name="bot.retrain")
 def retrain() -> str:
     return jobs.retrain(runtime().settings)
+
+
+@app.task(name="bot.weekly_report")
+def weekly_report() -> str:
+    return jobs.weekly_report(runtime().settings)

@@ -238,13 +238,14 @@ def test_monitoring_needs_metrics_and_reporting(metrics_server, tmp_path):
     assert recent_decisions(f"sqlite:///{tmp_path / 'none.db'}")[0] is None
 
 
-def test_report_job_is_read_from_the_beat_schedule(tmp_path):
-    assert report_scheduled()[0] is False  # today's worker schedules syncs and the retrain only
-    worker = tmp_path / "worker.py"
-    worker.write_text('app.conf.update(\n    beat_schedule={\n        "sweep-inbox": {"task": "bot.sweep_inbox"},\n'
-                      '        "launch-report": {"task": "bot.launch_report", "schedule": 3600},\n    },\n)\n')
-    ok, why = report_scheduled(worker)
-    assert ok and "launch-report" in why
+def test_report_job_is_read_from_the_beat_schedule(monkeypatch):
+    from bot.worker import app
+    ok, why = report_scheduled()
+    assert ok and "weekly-report" in why
+    monkeypatch.setitem(app.conf, "beat_schedule",
+                        {k: v for k, v in app.conf.beat_schedule.items() if "report" not in v["task"]})
+    ok, why = report_scheduled()
+    assert not ok and "no report job" in why and "sweep-inbox" in why
 
 
 # --- the command ------------------------------------------------------------------------------------------

@@ -92,3 +92,16 @@ def test_sync_articles_job_writes_published_articles_from_the_helpdesk(standin, 
     articles = read_articles(out)
     assert summary == "1 articles"
     assert [(a.title, a.section) for a in articles] == [("Track your order", "Orders")]
+
+
+def test_weekly_report_job_writes_the_launch_report(tmp_path):
+    from bot.decision_log import record_replay
+    dbfile = tmp_path / "bot.db"
+    record_replay(dbfile, [{"ticket_id": "11500", "created_at": "2026-11-18T10:00:00Z", "action": "answer",
+                            "intent": "track_order", "confidence": 0.9, "model_version": "m1"}])
+    s = Settings(database_url=f"sqlite:///{dbfile}", history_path=str(FIX / "history.jsonl"),
+                 intents_path=str(FIX / "intents.yaml"), reports_dir=str(tmp_path / "reports"))
+    name = jobs.weekly_report(s)
+    page = (tmp_path / "reports" / f"{name}.html").read_text()
+    report = json.loads((tmp_path / "reports" / f"{name}.json").read_text())
+    assert page.startswith("<!doctype html>") and report["tickets"]["shadow"] == 1

@@ -70,7 +70,7 @@ def line_chart(series: Mapping[str, Sequence[tuple[str, float | None]]], width: 
     if not xs or not vals:
         return '<p class="muted">no data</p>'
     top = y_max if y_max is not None else max(max(vals), 1e-9)
-    left, right, tb, bottom = 48, 12, 12, 40
+    left, right, tb, bottom = 48, 30, 12, 40
     iw, ih = width - left - right, height - tb - bottom
     xpos = {x: left + (iw * i / max(len(xs) - 1, 1)) for i, x in enumerate(xs)}
 
