@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-import re
 import threading
 import zlib
 from pathlib import Path
@@ -21,6 +20,8 @@ from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integ
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+from bot.brain.text import redact
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 INBOX_STATUSES = ("queued", "processing", "done", "ignored", "parked")
@@ -252,26 +253,6 @@ def upgrade(settings) -> None:
 
 
 # --- what may be stored about a failure -------------------------------------------------------------
-
-_FALLBACK_PATTERNS = (
-    (re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"), "[email]"),
-    (re.compile(r"(?i)\b(bearer|basic|token|key|secret|password)\b[\s:=]+\S+"), r"\1 [redacted]"),
-    (re.compile(r"\b\d[\d -]{6,}\d\b"), "[number]"),
-)
-
-
-def redact(text_: str) -> str:
-    """The brain's redaction when it is there; a conservative stand-in otherwise."""
-    try:
-        from bot.brain.text import redact as brain_redact
-    except ImportError:
-        brain_redact = None
-    if brain_redact is not None:
-        return brain_redact(text_)
-    for pattern, repl in _FALLBACK_PATTERNS:
-        text_ = pattern.sub(repl, text_)
-    return text_
-
 
 def short_error(exc: BaseException) -> str:
     """A failure as stored and logged: type plus a redacted, truncated message, never SQL parameters."""

@@ -301,7 +301,7 @@ def test_rollout_is_stable_and_only_grows():
 def test_celery_is_configured_for_late_acks():
     conf = worker.app.conf
     assert conf.task_acks_late and conf.task_reject_on_worker_lost and conf.worker_prefetch_multiplier == 1
-    assert {"bot.sweep_inbox", "bot.sync_articles", "bot.sync_history", "bot.retrain"} == \
+    assert {"bot.sweep_inbox", "bot.sync_articles", "bot.sync_history", "bot.retrain", "bot.weekly_report"} == \
         {entry["task"] for entry in conf.beat_schedule.values()}
 
 
