@@ -83,6 +83,7 @@ def make_celery(settings: Settings) -> Celery:
     app = Celery("bot", set_as_current=False)
     app.conf.update(
         broker_url=settings.redis_url,
+        broker_transport="bot.broker:Transport",  # kombu's Redis transport, one publishing client per channel
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,

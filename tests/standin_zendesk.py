@@ -4,7 +4,8 @@ Zendesk is never reachable from tests, and `responses` only checks what one proc
 (gunicorn web + Celery worker with ZENDESK_URL pointing here) need a server that remembers: a PUT appends the
 comment and bumps updated_at so safe_update can refuse a stale write with 409, install creates webhooks and
 triggers that a rerun must find again, and every request is counted (the "3 API calls per ticket" bench).
-It can also be told to answer 429 (with Retry-After) or 5xx for the next N requests, and, like Zendesk,
+It can also be told to answer 429 (with Retry-After) or 5xx for the next N requests, or to answer them slowly
+(`delay`, so a worker can be killed mid-call), and, like Zendesk,
 it fires active triggers: when an end user opens a ticket or comments, a matching trigger's webhook body is
 rendered (placeholders filled) and POSTed, signed, to the webhook endpoint.
 
@@ -21,6 +22,7 @@ import json
 import re
 import secrets as _secrets
 import threading
+import time
 from collections import deque
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
@@ -70,6 +72,7 @@ class StandinZendesk:
         self.calls: list[tuple[str, str]] = []
         self.deliveries: list[dict] = []
         self._faults: deque = deque()
+        self._delays: dict[tuple[str, str], deque] = {}
         self.me_id = self.add_user("Support Bot", role="admin", email=email)
         self._server = None
         self._thread: Optional[threading.Thread] = None
@@ -213,6 +216,16 @@ class StandinZendesk:
             for _ in range(n):
                 self._faults.append((status, retry_after))
 
+    def delay(self, seconds: float, *, method: str = "GET", path: str, n: int = 1) -> None:
+        """The next n `method` requests on exactly `path` wait `seconds` before being answered: a slow vendor,
+        so a test can kill a worker while it waits on a call (the wait does not hold the stand-in's lock)."""
+        with self.lock:
+            self._delays.setdefault((method.upper(), path), deque()).extend([float(seconds)] * n)
+
+    def delay_ticket(self, ticket_id: int, seconds: float, n: int = 1) -> None:
+        """The next n GETs of ticket `ticket_id` (the worker's first call for an event) are slow."""
+        self.delay(seconds, method="GET", path=f"/api/v2/tickets/{ticket_id}.json", n=n)
+
     def count(self, method: Optional[str] = None, prefix: str = "") -> int:
         with self.lock:
             return sum(1 for m, p in self.calls if (method is None or m == method) and p.startswith(prefix))
@@ -311,6 +324,10 @@ class StandinZendesk:
         with self.lock:
             self.calls.append((request.method, request.path))
             fault = self._faults.popleft() if self._faults else None
+            waits = self._delays.get((request.method, request.path))
+            wait = waits.popleft() if waits else 0.0
+        if wait > 0:
+            time.sleep(wait)
         if fault is not None:
             status, retry_after = fault
             headers = {"Retry-After": retry_after} if retry_after is not None else {}

@@ -17,6 +17,7 @@ never a body, a header value or customer text.
 from __future__ import annotations
 
 import logging
+import threading
 import os
 import time
 from dataclasses import dataclass
@@ -74,13 +75,28 @@ class CeleryQueue:
         self.celery = make_celery(settings)
         self.queue_name = QUEUE_NAME
         self.redis = fast_redis(settings.redis_url)
+        self._local = threading.local()
+
+    def _send(self, name: str, args: tuple) -> None:
+        """One producer (one broker connection) per thread, kept: send_task's default takes a pooled
+        connection per publish, and the connection's cache of declared queues and Redis client go with it,
+        which cost a third of the web process's CPU per webhook (bench/webhook_ingest.py --profile)."""
+        producer = getattr(self._local, "producer", None)
+        if producer is None:
+            producer = self._local.producer = self.celery.producer_pool.acquire(block=True)
+        try:
+            self.celery.send_task(name, args=args, retry_policy=self.RETRY, producer=producer)
+        except Exception:
+            self._local.producer = None  # a broken connection is not reused
+            producer.release()
+            raise
 
     def enqueue(self, vendor: str, inbox_id: int) -> None:
-        self.celery.send_task("bot.process_event", args=(vendor, inbox_id), retry_policy=self.RETRY)
+        self._send("bot.process_event", (vendor, inbox_id))
 
     def enqueue_delivery(self, event: WebhookEvent) -> None:
-        self.celery.send_task("bot.store_delivery", retry_policy=self.RETRY, args=(
-            event.vendor, event.delivery_id, event.ticket_id, event.comment_id, event.kind))
+        self._send("bot.store_delivery", (event.vendor, event.delivery_id, event.ticket_id, event.comment_id,
+                                          event.kind))
 
     def depth(self) -> Optional[int]:
         return int(self.redis.llen(self.queue_name))
