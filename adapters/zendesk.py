@@ -133,7 +133,8 @@ class ZendeskAdapter:
             "metadata": {BOT_METADATA_KEY: {"v": 1, "mode": mode, "action": decision.action,
                                             "model_version": decision.model_version}},
         }
-        priority = _raised_priority(loaded.ticket.priority, decision.priority)
+        # Priority routes a handoff; an answer or a question leaves the ticket's priority as the team set it.
+        priority = _raised_priority(loaded.ticket.priority, decision.priority) if decision.action == "escalate" else None
         if priority:
             body["priority"] = priority
         sent: dict[str, Any] = {**base_sent, "written": True, "public": public, "tags_added": added,

@@ -142,6 +142,8 @@ def get_engine(database_url: str) -> Engine:
         engine = _engines.get(database_url)
         if engine is None:
             url = make_url(database_url)
+            if url.drivername in ("postgresql", "postgres"):  # SQLAlchemy 2.1 would pick psycopg 3; we ship psycopg2
+                url = url.set(drivername="postgresql+psycopg2")
             if url.get_backend_name() == "sqlite":
                 engine = create_engine(url, connect_args={"timeout": 5})
                 event.listen(engine, "connect", _sqlite_pragmas)
@@ -194,6 +196,18 @@ def record_inbox(sessions: sessionmaker, *, vendor: str, delivery_id: str, ticke
     except IntegrityError:
         return None
     return row.id
+
+
+def inbox_has(sessions: sessionmaker, *, vendor: str, delivery_id: str, ticket_id: str,
+              comment_id: Optional[str]) -> bool:
+    """Whether the inbox already holds this delivery (by either unique key): the authority behind Redis."""
+    from sqlalchemy import or_, select
+    keys = [InboxEvent.delivery_id == delivery_id]
+    if comment_id:
+        keys.append((InboxEvent.ticket_id == ticket_id) & (InboxEvent.comment_id == comment_id))
+    with sessions() as session:
+        found = session.execute(select(InboxEvent.id).where(InboxEvent.vendor == vendor, or_(*keys)).limit(1))
+        return found.first() is not None
 
 
 # --- migrations -------------------------------------------------------------------------------------

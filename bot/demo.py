@@ -68,13 +68,13 @@ def run_demo(out: Path, fixtures: Optional[Path], progress: Callable[[str], None
     write_atomic(out / "training.txt", render_training(training) + "\n")
     brain = load_brain(out / "model", intents_path, articles_path)
     progress("replaying the newest tickets in shadow mode")
-    replay = replay_shadow(brain, read_history(replay_p), out / "bot.db")
+    replay = replay_shadow(brain, read_history(replay_p), out / "demo.db")
     write_atomic(out / "replay.json", json.dumps(replay, indent=2) + "\n")
     progress("running the pre-launch test script")
     evaluation = evaluate(brain, read_test_script(fx / "test_script.yaml"))
     write_atomic(out / "evaluation.json", json.dumps(evaluation, indent=2) + "\n")
     write_atomic(out / "evaluation.txt", render_evaluation(evaluation) + "\n")
-    reports = ["training.txt", "replay.json", "evaluation.json", "evaluation.txt", "decisions.jsonl", "bot.db"]
+    reports = ["training.txt", "replay.json", "evaluation.json", "evaluation.txt", "decisions.jsonl", "demo.db"]
     try:
         from bot.audit import run_audit_files  # the knowledge-base audit (issue 5), when present
         audit = run_audit_files(fx / "history.jsonl", articles_path, intents_path, out)
@@ -84,7 +84,7 @@ def run_demo(out: Path, fixtures: Optional[Path], progress: Callable[[str], None
     progress("writing the launch report over the shadow decision log")
     from bot.launch_report import run_report
     from bot.reports.launch_render import html_report, render_report
-    launch = run_report(f"sqlite:///{(out / 'bot.db').resolve()}", fx / "history.jsonl", intents_path)
+    launch = run_report(f"sqlite:///{(out / 'demo.db').resolve()}", fx / "history.jsonl", intents_path)
     write_atomic(out / "launch-report.json", json.dumps(launch, indent=2, default=str) + "\n")
     write_atomic(out / "launch-report.txt", render_report(launch) + "\n")
     write_atomic(out / "launch-report.html", html_report(launch))

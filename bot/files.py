@@ -278,8 +278,15 @@ def read_test_script(path) -> list[dict]:
         exp = _check_keys(c.get("expect") or {}, EXPECT_KEYS, f"{where}.expect", str(path))
         if not exp:
             raise BadInput(f"{path}: {where}.expect: required")
-        if "action" in exp and exp["action"] not in ACTIONS:
-            raise BadInput(f"{path}: {where}.expect.action: must be one of {', '.join(ACTIONS)}")
+        choices = {"action": ACTIONS, "priority": PRIORITIES, "tone": ("empathetic", "neutral")}
+        for key, allowed in choices.items():
+            if exp.get(key) is not None:
+                _typed(exp[key], str, f"{where}.expect.{key}", str(path), allowed)
+        for key in ("intent", "article"):
+            if exp.get(key) is not None and (isinstance(exp[key], bool) or not isinstance(exp[key], (str, int))):
+                raise BadInput(f"{path}: {where}.expect.{key}: expected a string")
+        if exp.get("out_of_scope") is not None:
+            _typed(exp["out_of_scope"], bool, f"{where}.expect.out_of_scope", str(path))
         for key in ("subject", "page_url"):
             if c.get(key) is not None and not isinstance(c[key], str):
                 raise BadInput(f"{path}: {where}.{key}: expected a string")

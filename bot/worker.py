@@ -45,6 +45,7 @@ from sqlalchemy.exc import IntegrityError
 
 from adapters.base import Conflict, LoadedTicket
 from bot import db, jobs
+from bot.brain.guards import leave_to_humans
 from bot.config import Settings, load_settings
 from bot.db import DecisionLog, Idempotency, InboxEvent, utcnow
 from bot.errors import BadInput
@@ -250,6 +251,9 @@ def handle_event(rt: Runtime, vendor: str, inbox_id: int) -> str:
                 return "done"
             if loaded.skip_reason:
                 return _finish(rt, inbox_id, "ignored", loaded.skip_reason)
+            handed_over = leave_to_humans(loaded.ticket)
+            if handed_over:
+                return _finish(rt, inbox_id, "ignored", handed_over)
             if key[2] and latest and key[2] != latest:
                 return _finish(rt, inbox_id, "ignored", "superseded by a newer customer comment")
 
@@ -348,7 +352,9 @@ def _settle_earlier_write(rt: Runtime, key: tuple, token: str, loaded: LoadedTic
         if idem.status == "done":
             _mark_inbox(s, inbox_id, "done")
             return True
-        if idem.claim_token == token or _claim_is_live(idem, token, now) or not _bot_replied(loaded):
+        # Our own claim too: after a Conflict our write may have landed with its answer lost (a retried PUT
+        # then meets its own change as a 409), so the ticket is the judge, not the claim.
+        if (idem.claim_token != token and _claim_is_live(idem, token, now)) or not _bot_replied(loaded):
             return False
         closed = s.execute(update(Idempotency).where(_same_claim(key, idem)).values(
             status="done", claim_token=None, claimed_at=None, updated_at=now))

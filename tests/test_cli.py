@@ -489,7 +489,7 @@ def test_demo_writes_the_reports_and_prints_a_summary(demo_run):
     out, r = demo_run
     assert r.returncode == 0, r.stderr[-2000:]
     assert "Traceback" not in r.stderr
-    for name in ("training.txt", "evaluation.json", "evaluation.txt", "replay.json", "decisions.jsonl", "bot.db"):
+    for name in ("training.txt", "evaluation.json", "evaluation.txt", "replay.json", "decisions.jsonl", "demo.db"):
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
     assert (out / "model" / "metadata.json").is_file()
     assert "Demo done" in r.stdout and str(out) in r.stdout
@@ -508,7 +508,7 @@ def test_demo_decision_log_has_one_row_per_replayed_ticket(demo_run):
     replayed = [json.loads(ln)["id"] for ln in (out / "history-replay.jsonl").read_text().splitlines() if ln.strip()]
     assert replay["tickets"] == len(decisions) == len(replayed) > 0
     assert sum(replay["by_action"].values()) == replay["tickets"]
-    with sqlite3.connect(out / "bot.db") as db:
+    with sqlite3.connect(out / "demo.db") as db:
         rows = db.execute("SELECT ticket_id, action, mode FROM decision_log").fetchall()
     assert len(rows) == len(replayed)
     assert sorted(t for t, _, _ in rows) == sorted(replayed)

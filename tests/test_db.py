@@ -133,3 +133,11 @@ def test_stored_errors_are_short_and_redacted():
     assert err.startswith("RuntimeError: ") and "jane@example.com" not in err
     assert len(err) <= db.ERROR_CHARS
     assert db.short_error(ValueError()) == "ValueError"
+
+
+def test_a_plain_postgresql_url_uses_the_driver_we_ship():
+    """postgresql:// is what admins write; SQLAlchemy 2.1 maps it to psycopg 3, which is not installed."""
+    from bot.db import get_engine, ping
+    url = "postgresql://postgres@127.0.0.1:5432/test"
+    assert get_engine(url).url.drivername == "postgresql+psycopg2"
+    ping(url)

@@ -6,6 +6,7 @@ only raise ValueError/TypeError (read_jsonl turns those into skipped lines), wha
 from __future__ import annotations
 
 import copy
+import re
 import json
 import os
 import stat
@@ -523,3 +524,18 @@ def test_jsonl_lines_split_only_at_newlines(tmp_path, char):
     warnings = []
     back = read_jsonl(tmp_path / "h.jsonl", ticket_from_json, "tickets", warn=warnings.append)
     assert warnings == [] and [t.subject for t in back] == [r["subject"] for r in records]
+
+
+@pytest.mark.parametrize("expect, where", [
+    ({"intent": ["x"]}, "cases[0].expect.intent"),
+    ({"intent": "a", "tone": "friendly"}, "cases[0].expect.tone"),
+    ({"intent": "a", "priority": "hgh"}, "cases[0].expect.priority"),
+    ({"out_of_scope": "no"}, "cases[0].expect.out_of_scope"),
+    ({"intent": "a", "action": "reply"}, "cases[0].expect.action"),
+])
+def test_test_script_expectations_are_checked_with_their_key_path(tmp_path, expect, where):
+    import yaml as _yaml
+    p = tmp_path / "script.yaml"
+    p.write_text(_yaml.safe_dump({"cases": [{"id": "c1", "text": "hello", "expect": expect}]}))
+    with pytest.raises(BadInput, match=re.escape(where)):
+        read_test_script(p)

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select, update
 
 from bot import db, worker
-from bot.brain.records import Policy
+from bot.brain.records import Message, Policy
 from bot.config import Settings
 from bot.db import DecisionLog, Idempotency, InboxEvent, utcnow
 from bot.metrics import REGISTRY, record_vendor_call
@@ -322,3 +322,33 @@ def test_vendor_calls_are_counted_by_status():
     assert value("bot_vendor_api_calls_total", vendor="zendesk", status="200") == before[0] + 1
     assert value("bot_vendor_api_errors_total", vendor="zendesk", status="429") == before[1] + 1
     assert value("bot_vendor_api_errors_total", vendor="zendesk", status="200") == 0
+
+
+@pytest.mark.parametrize("mode", ["draft", "auto"])
+def test_conflict_after_our_write_landed_does_not_write_again(rt, mode):
+    """A retried PUT whose first try landed meets its own change as a 409: the ticket shows the bot's
+    message, so the run closes its claim instead of deciding and writing a second time."""
+    runtime, adapter, _ = rt(mode_override=mode)
+    inbox_id = _inbox(runtime)
+    adapter.conflicts = 1
+    adapter.on_conflict = lambda: adapter.tickets["100"].append(
+        Message(author="bot", body="reply", public=mode == "auto"))
+    assert _run(inbox_id) == "done"
+    assert adapter.writes == []
+    [log] = _rows(runtime, DecisionLog)
+    assert "recovered" in log.write_json and _event(runtime, inbox_id).status == "done"
+
+
+@pytest.mark.parametrize("messages, reason", [
+    ([("customer", "I forgot my password", True), ("agent", "Sent you a link", True),
+      ("customer", "Got it, it still fails", True)], "agent has replied"),
+    ([("customer", "I forgot my password", True), ("bot", "Here is how", True),
+      ("customer", "Thanks, that worked!", True)], "solved"),
+])
+def test_a_conversation_a_human_joined_or_that_is_solved_is_left_alone(rt, messages, reason):
+    runtime, adapter, _ = rt(mode_override="auto")
+    adapter.tickets["100"] = [Message(author=a, body=b, public=p) for a, b, p in messages]
+    inbox_id = _inbox(runtime)
+    _run(inbox_id)
+    event = _event(runtime, inbox_id)
+    assert adapter.writes == [] and event.status == "ignored" and reason in (event.last_error or "")

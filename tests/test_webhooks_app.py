@@ -62,6 +62,15 @@ def test_twice_delivered_is_a_duplicate(env):
     assert len(_inbox(settings)) == 1 and len(queue.enqueued) == 1
 
 
+def test_a_redis_claim_without_a_stored_event_does_not_turn_the_retry_into_a_duplicate(env):
+    """A process that died after marking the delivery seen in Redis, before storing it: the retry is kept."""
+    _, client, queue, settings, rclient = env
+    rclient.set("bot:dedupe:zendesk:delivery:d1", b"1")
+    rclient.set("bot:dedupe:zendesk:comment:100:c1", b"1")
+    r = _post(client, _event())
+    assert r.status_code == 202 and len(_inbox(settings)) == 1 and len(queue.enqueued) == 1
+
+
 def test_duplicate_found_by_the_inbox_when_redis_is_down(tmp_path):
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'web.db'}")
     dead = fast_redis("redis://127.0.0.1:1/0")

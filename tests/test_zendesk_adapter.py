@@ -443,6 +443,7 @@ def test_draft_answer_is_an_internal_note_with_the_proposed_reply(adapter):
     adapter.apply(loaded, decision(action="answer", reply="Try resetting.", group=None), "draft")
     body = _put_body(responses.calls[-1])
     assert body["comment"]["public"] is False and "Try resetting." in body["comment"]["html_body"]
+    assert "priority" not in body  # only a handoff sets priority; an answer leaves it as the team set it
 
 
 @responses.activate

@@ -292,11 +292,22 @@ def _check_event(event: Any, vendor: str) -> Optional[str]:
     return None
 
 
+def _stored_before(service: Service, vendor: str, event: WebhookEvent) -> bool:
+    """Redis says seen; the inbox says whether it was kept. A process that died between the Redis claim and
+    the inbox write (or a 503 whose release failed) must not turn the vendor's retry into a lost event."""
+    try:
+        return db.inbox_has(service.sessions, vendor=vendor, delivery_id=event.delivery_id,
+                            ticket_id=event.ticket_id, comment_id=event.comment_id)
+    except Exception as exc:  # cannot tell: go on; the inbox's unique keys or the worker settle it
+        log.warning("%s inbox check failed: %s", vendor, db.short_error(exc))
+        return False
+
+
 def _accept(service: Service, vendor: str, event: WebhookEvent):
     keys = [f"bot:dedupe:{vendor}:delivery:{event.delivery_id}"]
     if event.comment_id:
         keys.append(f"bot:dedupe:{vendor}:comment:{event.ticket_id}:{event.comment_id}")
-    if service.dedupe.claim(keys) is False:
+    if service.dedupe.claim(keys) is False and _stored_before(service, vendor, event):
         return _answer(vendor, 200, "duplicate", "delivery seen before", event)
 
     try:

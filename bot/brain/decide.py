@@ -31,15 +31,21 @@ class Brain:
         return self.config.policy
 
     def text_of(self, ticket: Ticket) -> str:
-        """What the model reads: the subject and the customer's first message, or the latest one when the
-        first is not about the current question (after a bot answer, the follow-up is what matters)."""
-        body = ticket.latest_customer_text() if ticket.attempts else ticket.first_customer_text()
+        """What the model reads: the subject and the customer's first message, or the latest one once
+        someone has replied (then the follow-up is what the customer is asking now)."""
+        replied = ticket.attempts or any(m.author in ("bot", "agent") and m.public for m in ticket.messages)
+        body = ticket.latest_customer_text() if replied else ticket.first_customer_text()
         return clean_for_model(ticket.subject, body)
 
     def classify(self, text: str, subject: str = "") -> tuple[Prediction, float]:
         return self.model.predict(clean_for_model(subject, text)), score_sentiment(text)
 
     def decide(self, ticket: Ticket, mode: Optional[str] = None) -> Decision:
+        # Attempts: what the caller counted (the test script, the adapter), or the bot's public answers
+        # on the ticket, whichever is more, so `bot decide` on a history record counts them too.
+        answered = sum(1 for m in ticket.messages if m.author == "bot" and m.public)
+        if answered > ticket.attempts:
+            ticket = replace(ticket, attempts=answered)
         prediction = self.model.predict(self.text_of(ticket))
         mood = score_sentiment(ticket.latest_customer_text())
         intent = self.intents.get(prediction.intent)

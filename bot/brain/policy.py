@@ -18,8 +18,10 @@ HUMAN_ASK = re.compile(
     r"\b(?:talk|speak|chat|connect|transfer|put)\w*\s+(?:me\s+)?(?:to|with|through\s+to)\s+"
     r"(?:a\s+|an\s+|some\s*one\s*|somebody\s*|your\s+)?(?:real\s+|live\s+|actual\s+)?" + _PERSON + r"\b"
     # "I want a human", "need a real person", "get me an agent", "can I have a representative"
-    r"|\b(?:want|need|get\s+me|give\s+me|have|see|request)\s+(?:a|an|to\s+(?:talk|speak)\s+to\s+a)\s+"
-    r"(?:real\s+|live\s+|actual\s+)?(?:human|person|agent|representative|operator)\b"
+    r"|\b(?:want|need|get\s+me|give\s+me|request)\s+(?:a|an|to\s+(?:talk|speak)\s+to\s+a)\s+"
+    r"(?:real\s+|live\s+|actual\s+)?(?:human|person|agent|representative|operator|manager|supervisor)\b"
+    r"|\bcan\s+(?:a|an)\s+(?:human|person|agent|real\s+person)\s+(?:look|help|check|call)"
+    r"|\breal\s+person,?\s+please\b"
     # "live agent", "human support" (not "a real person?" about someone else, not "a representative example")
     r"|\b(?:human|live)\s+(?:agent|support|representative|operator)\b|\breal\s+(?:agent|human)\b"
     r"|\b(?:agent|human|representative),?\s+please\b|\bescalate\s+(?:this|my)\b|\bstop\s+(?:the\s+)?bot\b",
@@ -63,7 +65,7 @@ class EscalationPolicy:
         reasons: list[str] = []
         vip = self.is_vip(ticket)
         text = ticket.latest_customer_text()
-        asked_before = any(m.author == "bot" for m in ticket.messages)
+        asked_before = any(m.author == "bot" and m.public for m in ticket.messages)  # a note asks nothing
         if sentiment <= p.negative_sentiment:
             reasons.append(f"negative sentiment {sentiment:.2f} (at or below {p.negative_sentiment})")
         if ticket.attempts >= p.max_attempts:
