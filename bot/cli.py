@@ -144,7 +144,7 @@ def demo(out, fixtures_dir, as_json):
 def _register() -> None:
     """Commands that live in their own modules attach themselves to `cli` on import."""
     import importlib
-    for module in ("bot.vendor_commands", "bot.report_commands_audit", "bot.report_commands"):
+    for module in ("bot.vendor_commands", "bot.report_commands_audit", "bot.report_commands", "bot.inbox_commands"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as e:

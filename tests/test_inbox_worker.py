@@ -352,3 +352,20 @@ def test_a_conversation_a_human_joined_or_that_is_solved_is_left_alone(rt, messa
     _run(inbox_id)
     event = _event(runtime, inbox_id)
     assert adapter.writes == [] and event.status == "ignored" and reason in (event.last_error or "")
+
+
+def test_parked_events_can_be_requeued_and_are_then_processed(rt, monkeypatch):
+    from bot.inbox_commands import inbox_state, requeue_parked_events
+    runtime, adapter, _ = rt()
+    adapter.always_fail_load = VendorRefused(401)  # a rotated token: parked at once
+    inbox_id = _inbox(runtime)
+    _run(inbox_id)
+    url = runtime.settings.database_url
+    assert _event(runtime, inbox_id).status == "parked"
+    assert inbox_state(url)["parked"][0]["id"] == inbox_id
+    adapter.always_fail_load = None  # the operator fixed the token
+    assert requeue_parked_events(url) == 1
+    sent = []
+    monkeypatch.setattr(worker.process_event, "apply_async", lambda args: sent.append(args))
+    assert worker.sweep_inbox() == 1 and sent == [("zendesk", inbox_id)]
+    assert _run(inbox_id) == "written" and _event(runtime, inbox_id).status == "done"
