@@ -59,7 +59,7 @@ def main() -> None:
         model = d / "model"
         train_from_files(FIX / "history.jsonl", FIX / "intents.yaml", FIX / "articles.jsonl", model)
         t0 = time.perf_counter()
-        audit = run_audit(hist, FIX / "articles.jsonl", FIX / "intents.yaml")
+        run_audit(hist, FIX / "articles.jsonl", FIX / "intents.yaml")
         audit_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         back = run_backtest(model, FIX / "intents.yaml", FIX / "articles.jsonl", hist)

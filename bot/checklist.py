@@ -23,7 +23,7 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from datetime import datetime, timedelta
-from pathlib import Path
+
 from typing import Callable, Optional, Sequence
 
 from bot.brain.records import Article, IntentsConfig, Ticket
@@ -124,12 +124,9 @@ def minimal_audit(history: Sequence[Ticket], articles: Sequence[Article], config
 
 
 def external_audit(history: Sequence[Ticket], articles: Sequence[Article], config: IntentsConfig) -> Optional[dict]:
-    """The knowledge-base audit of `bot audit` (bot.audit.audit_records) when it is installed; None otherwise
-    or when its report does not have the shape read here (then the minimal audit stands in)."""
-    try:
-        from bot.audit import audit_records
-    except ImportError:
-        return None
+    """The knowledge-base audit of `bot audit` (bot.audit.audit_records); None when its report does not have
+    the shape read here (then the minimal audit stands in, and the checklist says which one it used)."""
+    from bot.audit import audit_records
     result = audit_records(history, articles, config)
     try:
         coverage = result["coverage"]

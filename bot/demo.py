@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import json
 import time
-from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 from typing import Callable, Optional
 
 from bot.errors import BadInput
 from bot.evaluation import evaluate, render_evaluation
-from bot.files import read_articles, read_history, read_intents, read_test_script, write_atomic, write_jsonl
+from bot.files import read_articles, read_history, read_test_script, write_atomic, write_jsonl
 from bot.model_store import load_brain
 from bot.replay import replay_shadow
 from bot.timeutil import parse_time
 from bot.train_command import render_training, train_from_files
-from bot.training import label_of
 
 REPLAY_DAYS = 14
 PROJECT_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -75,12 +73,10 @@ def run_demo(out: Path, fixtures: Optional[Path], progress: Callable[[str], None
     write_atomic(out / "evaluation.json", json.dumps(evaluation, indent=2) + "\n")
     write_atomic(out / "evaluation.txt", render_evaluation(evaluation) + "\n")
     reports = ["training.txt", "replay.json", "evaluation.json", "evaluation.txt", "decisions.jsonl", "demo.db"]
-    try:
-        from bot.audit import run_audit_files  # the knowledge-base audit (issue 5), when present
-        audit = run_audit_files(fx / "history.jsonl", articles_path, intents_path, out)
-        reports += audit.get("files", [])
-    except ImportError:
-        audit = None
+    progress("auditing the knowledge base")
+    from bot.audit import run_audit_files
+    audit = run_audit_files(fx / "history.jsonl", articles_path, intents_path, out)
+    reports += audit["files"]
     progress("writing the launch report over the shadow decision log")
     from bot.launch_report import run_report
     from bot.reports.launch_render import html_report, render_report
@@ -96,8 +92,7 @@ def run_demo(out: Path, fixtures: Optional[Path], progress: Callable[[str], None
         "evaluation": {k: evaluation[k] for k in ("cases", "accuracy", "intent_accuracy", "escalation", "tone",
                                                   "by_kind", "ready", "blockers")},
         "articles": len(articles), "reports": reports,
-        "audit": {"top10_covered": (audit or {}).get("coverage", {}).get("covered"),
-                  "summary": (audit or {}).get("coverage", {}).get("summary")},
+        "audit": {"top10_covered": audit["coverage"]["covered"], "summary": audit["coverage"]["summary"]},
         "emerging_flagged": launch.get("emerging_flagged"),
     }
 

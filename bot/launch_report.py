@@ -232,72 +232,21 @@ def week_of(t: datetime) -> str:
 
 # --- emerging types -------------------------------------------------------------------------------------
 
-_STOP_EXTRA = ["ordertoken", "amounttoken", "emailtoken", "urltoken", "phonetoken", "cardtoken", "hi", "hello",
-               "hey", "thanks", "thank", "please", "pls", "help", "need", "want", "like", "just", "ve", "im",
-               "don", "cant", "dont", "know"]
-
-
-def _k_for(n: int) -> int:
-    return int(min(20, max(2, round(math.sqrt(n / 2)))))
-
-
-def _own_clusters(texts: Sequence[str]) -> list[tuple[list[int], list[str]]]:
-    """Fallback when bot.clusters is not there: TF-IDF + k-means with k from the size."""
-    from sklearn.cluster import KMeans
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
-
-    vec = TfidfVectorizer(stop_words=list(ENGLISH_STOP_WORDS.union(_STOP_EXTRA)), ngram_range=(1, 2),
-                          min_df=2, max_df=0.5, sublinear_tf=True, token_pattern=r"(?u)\b[a-z][a-z]+\b")
-    try:
-        x = vec.fit_transform(texts)
-    except ValueError:  # nothing left after the stop words
-        return []
-    k = min(_k_for(len(texts)), x.shape[0])
-    km = KMeans(n_clusters=k, n_init=4, random_state=0).fit(x)
-    terms = np.array(vec.get_feature_names_out())
-    out = []
-    for c in range(k):
-        members = [int(i) for i in np.nonzero(km.labels_ == c)[0]]
-        words: list[str] = []
-        for t in terms[np.argsort(-km.cluster_centers_[c])][:8]:
-            if not any(t in w or w in t for w in words):
-                words.append(str(t))
-        if members:
-            out.append((members, words[:5]))
-    return out
-
-
 def cluster(texts: Sequence[str]) -> tuple[list[tuple[list[int], list[str]]], str]:
-    """(clusters as (member indices, terms), method): bot.clusters when present, else the fallback."""
-    try:
-        from bot.clusters import cluster_texts
-    except ImportError:
-        cluster_texts = None
-    if cluster_texts is not None:
-        try:
-            result = cluster_texts(list(texts))
-            return [([int(i) for i in c.members], list(c.terms)) for c in result.clusters], "bot.clusters"
-        except (AttributeError, TypeError):  # its interface changed under us: fall back, do not fail
-            pass
-    return _own_clusters(texts), "tfidf-kmeans"
+    """(clusters as (member indices, terms), method): the audit's clustering, so both reports agree."""
+    from bot.clusters import cluster_texts
+    result = cluster_texts(list(texts))
+    return [([int(i) for i in c.members], list(c.terms)) for c in result.clusters], "bot.clusters"
 
 
 def set_aside_known(items: list[dict], known: tuple[Sequence[str], Sequence[str]]) -> list[dict]:
-    """Drop unlabelled tickets that read like a known type (untagged, not new), when bot.clusters can tell."""
-    try:
-        from bot.clusters import nearest_known
-    except ImportError:
-        return items
+    """Drop unlabelled tickets that read like a known type (untagged, not new)."""
+    from bot.clusters import nearest_known
     texts, labels = known
     if not texts:
         return items
-    cand = list(range(len(items)))
-    try:
-        near = nearest_known(list(texts), list(labels), [items[i]["text"] for i in cand])
-    except (TypeError, ValueError):
-        return items
-    drop = {i for i, n in zip(cand, near) if n is not None}
-    return [it for i, it in enumerate(items) if i not in drop]
+    near = nearest_known(list(texts), list(labels), [it["text"] for it in items])
+    return [it for it, n in zip(items, near) if n is None]
 
 
 def emerging_types(items: Sequence[dict], as_of: datetime, weeks: int = EMERGING_WEEKS,

@@ -6,7 +6,6 @@ have done and how often it would have been right.
 """
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from bot.audit import STALE_DAYS, TOP, run_audit, run_audit_files  # noqa: F401  (run_audit_files re-exported)
+from bot.audit import STALE_DAYS, TOP, run_audit
 from bot.errors import BadInput
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Optional
 
-from bot.errors import BadInput
-from bot.files import _read_text, read_articles, read_history, read_intents
+from bot.files import read_articles, read_history, read_intents
 from bot.model_store import save_model
 from bot.training import build_training_set, data_hash, fit_model
 

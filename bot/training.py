@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -144,8 +143,3 @@ def intents_fingerprint(config: IntentsConfig) -> str:
     change without retraining (they are read at decision time), so they are not part of it."""
     payload = [(i.name, sorted(i.tags), list(i.examples)) for i in sorted(config.intents, key=lambda i: i.name)]
     return hashlib.sha256(json.dumps(payload).encode()).hexdigest()
-
-
-def stderr_progress(msg: str) -> None:
-    if sys.stderr.isatty():
-        print(f"  .. {msg}", file=sys.stderr)

@@ -10,7 +10,7 @@ import re
 from typing import Optional, Sequence
 
 from bot.brain.records import ArticleHit, Intent, Prediction, Ticket
-from bot.brain.text import redact, strip_quoted
+from bot.brain.text import strip_quoted
 
 EMPATHETIC_OPENING = "I'm sorry for the trouble, and thank you for your patience. Let's get this sorted."
 MAX_SECTION_CHARS = 1500
@@ -123,8 +123,3 @@ def agent_note(ticket: Ticket, action: str, prediction: Prediction, sentiment: f
         f"Priority: {priority}; group: {group or 'unchanged'}",
     ]
     return "\n".join(lines)
-
-
-def log_summary(ticket: Ticket) -> str:
-    """A line safe for logs: customer text redacted and short."""
-    return redact(summary_line(ticket), limit=80)
