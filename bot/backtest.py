@@ -160,49 +160,6 @@ class _Searched:
         return getattr(self._index, name)
 
 
-def batch_search(index: ArticleIndex, requests: Sequence[tuple[str, tuple, Optional[str]]]) -> dict:
-    """ArticleIndex.search for many (query, article_ids, page_url) at once: one vectorizer call per chunk
-    instead of one per ticket. Mirrors ArticleIndex.search; an index without the expected parts gets {}
-    (every search then goes to the index itself)."""
-    from urllib.parse import urlparse
-
-    from bot.brain import articles as A
-    from bot.brain.records import ArticleHit
-    from bot.brain.text import normalise
-
-    try:
-        vec, matrix, by_article, sections = index._vectorizer, index._matrix, index._by_article, index.sections
-        named, anywhere, boost, words = A.MIN_SCORE_NAMED, A.MIN_SCORE_ANY, A.PAGE_BOOST, A._words
-    except AttributeError:
-        return {}
-    if vec is None or not requests:
-        return {}
-    everything = list(range(len(sections)))
-    out = {}
-    for start in range(0, len(requests), 1024):
-        chunk = requests[start:start + 1024]
-        sims_all = (vec.transform([normalise(q) for q, _, _ in chunk]) @ matrix.T).toarray()
-        for (query, ids, page_url), sims_row in zip(chunk, sims_all):
-            key = (query, tuple(ids), page_url)
-            rows = [i for a in ids for i in by_article.get(a, [])] if ids else everything
-            if not rows:
-                out[key] = None
-                continue
-            sims = sims_row[rows]
-            if page_url:
-                page = words(urlparse(page_url).path)
-                sims = sims + np.array([boost if page & sections[i].area else 0.0 for i in rows])
-            best = int(np.argmax(sims))
-            score = float(min(sims[best], 1.0))
-            if score < (named if ids else anywhere):
-                out[key] = None
-                continue
-            s = sections[rows[best]]
-            out[key] = ArticleHit(id=s.article_id, title=s.title, section=s.heading, score=round(score, 4),
-                                  url=s.url, text=s.text)
-    return out
-
-
 def decide_all(brain: Brain, tickets: Sequence[Ticket], progress: Callable[[str], None] = lambda m: None
                ) -> list[Decision]:
     """Decisions for arrival views of `tickets`, identical to brain.decide one by one, with the model's
@@ -215,14 +172,14 @@ def decide_all(brain: Brain, tickets: Sequence[Ticket], progress: Callable[[str]
         chunk = unique[i:i + BATCH]
         cache.update(zip(chunk, brain.model.predict_many(chunk)))
     requests = []
-    for v, text in zip(views, texts):  # the searches Brain.decide will make (bot/brain/decide.py)
+    for v, text in zip(views, texts):  # the searches Brain.decide will make
         p = cache[text]
         intent = brain.intents.get(p.intent)
         if intent is not None and not p.out_of_scope:
-            requests.append((f"{v.subject} {v.latest_customer_text()} {intent.description}", tuple(intent.articles),
-                             v.page_url))
+            requests.append(brain.retrieval_request(v, intent))
     progress(f"searching articles for {len(requests)} tickets")
-    hits = batch_search(brain.index, list(dict.fromkeys(requests)))
+    unique_requests = list(dict.fromkeys(requests))
+    hits = dict(zip(unique_requests, brain.index.search_many(unique_requests)))
     fast = Brain(_Predicted(brain.model, cache), brain.config, _Searched(brain.index, hits), brain.model_version)
     out = []
     for n, v in enumerate(views, 1):

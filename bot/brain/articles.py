@@ -63,18 +63,31 @@ class ArticleIndex:
     def search(self, query: str, article_ids: Sequence[str] = (), page_url: Optional[str] = None,
                min_score: Optional[float] = None) -> Optional[ArticleHit]:
         """The best section for the query, limited to `article_ids` when given; None when nothing is usable."""
+        return self.search_many([(query, tuple(article_ids), page_url)], min_score)[0]
+
+    def search_many(self, requests: Sequence[tuple[str, tuple, Optional[str]]],
+                    min_score: Optional[float] = None) -> list[Optional[ArticleHit]]:
+        """`search` for many (query, article_ids, page_url) at once: one vectorizer call per chunk, which is
+        what makes a backtest over tens of thousands of tickets take seconds."""
         if self._vectorizer is None:
-            return None
+            return [None] * len(requests)
+        out: list[Optional[ArticleHit]] = []
+        for start in range(0, len(requests), 1024):
+            chunk = requests[start:start + 1024]
+            sims_all = (self._vectorizer.transform([normalise(q) for q, _, _ in chunk]) @ self._matrix.T).toarray()
+            for (_, ids, page_url), sims in zip(chunk, sims_all):
+                out.append(self._best(sims, ids, page_url, min_score))
+        return out
+
+    def _best(self, sims_all: np.ndarray, article_ids: Sequence[str], page_url: Optional[str],
+              min_score: Optional[float]) -> Optional[ArticleHit]:
         if min_score is None:
             min_score = MIN_SCORE_NAMED if article_ids else MIN_SCORE_ANY
-        if article_ids:
-            rows = [i for a in article_ids for i in self._by_article.get(a, [])]
-        else:
-            rows = list(range(len(self.sections)))
+        rows = [i for a in article_ids for i in self._by_article.get(a, [])] if article_ids \
+            else list(range(len(self.sections)))
         if not rows:
             return None
-        q = self._vectorizer.transform([normalise(query)])
-        sims = (self._matrix[rows] @ q.T).toarray().ravel()
+        sims = sims_all[rows]
         if page_url:
             page = _words(urlparse(page_url).path)
             sims = sims + np.array([PAGE_BOOST if page & self.sections[i].area else 0.0 for i in rows])

@@ -37,6 +37,13 @@ class Brain:
         body = ticket.latest_customer_text() if replied else ticket.first_customer_text()
         return clean_for_model(ticket.subject, body)
 
+    @staticmethod
+    def retrieval_request(ticket: Ticket, intent) -> tuple[str, tuple, Optional[str]]:
+        """(query, article ids, page) for ArticleIndex.search: the customer's words plus what the intent is
+        about, within the intent's articles, boosted by the page they were on."""
+        return (f"{ticket.subject} {ticket.latest_customer_text()} {intent.description}", tuple(intent.articles),
+                ticket.page_url)
+
     def classify(self, text: str, subject: str = "") -> tuple[Prediction, float]:
         return self.model.predict(clean_for_model(subject, text)), score_sentiment(text)
 
@@ -51,8 +58,7 @@ class Brain:
         intent = self.intents.get(prediction.intent)
         hit = None
         if intent is not None and not prediction.out_of_scope:
-            query = f"{ticket.subject} {ticket.latest_customer_text()} {intent.description}"
-            hit = self.index.search(query, intent.articles, ticket.page_url)
+            hit = self.index.search(*self.retrieval_request(ticket, intent))
         verdict = self.escalation.assess(ticket, prediction, intent, mood, has_article=hit is not None)
         empathetic = mood <= EMPATHY_BELOW
         reasons = list(verdict.reasons)
