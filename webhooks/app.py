@@ -192,6 +192,9 @@ def create_app(settings: Optional[Settings] = None, adapters: Optional[dict] = N
     def webhook(vendor: str):
         return _webhook(service, vendor)
 
+    from webhooks.dashboard import dashboard
+    app.register_blueprint(dashboard)
+
     @app.get("/healthz")
     def healthz():
         return _healthz(service)

@@ -21,7 +21,8 @@ td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 .muted{color:#6b7280}pre{background:#f9fafb;padding:8px;overflow:auto;font-size:12px}svg{max-width:100%}
 """
 
-VERDICT_CLASS = {"ok": "ok", "pass": "ok", "ready": "ok", "done": "ok", "outdated": "warn", "warn": "warn",
+VERDICT_CLASS = {"ok": "ok", "pass": "ok", "ready": "ok", "done": "ok", "answer": "ok", "clarify": "warn",
+                 "escalate": "bad", "control": "warn", "outdated": "warn", "warn": "warn",
                  "contradictory": "bad", "missing": "bad", "fail": "bad", "not ready": "bad"}
 
 
