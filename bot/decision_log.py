@@ -23,7 +23,7 @@ def record_replay(db_path: Path, rows: Iterable[dict]) -> int:
     with Session.begin() as s:
         for r in rows:
             s.add(DecisionLog(
-                vendor=r.get("vendor", "zendesk"), ticket_id=r["ticket_id"], trigger_comment_id="",
+                vendor=r.get("vendor") or "unknown", ticket_id=r["ticket_id"], trigger_comment_id="",
                 decided_at=parse_time(r.get("created_at")) or utcnow(), action=r["action"], intent=r["intent"],
                 confidence=r["confidence"], mode="shadow", control=False, decision_json=r,
                 model_version=r["model_version"]))

@@ -39,7 +39,8 @@ def replay_shadow(brain: Brain, tickets: Iterable[Ticket], db_path: Path) -> dic
             if truth is not None:
                 answered_known += 1
                 answered_right += truth == d.intent
-        rows.append({"ticket_id": t.id, "created_at": t.created_at, "agents_intent": truth, **d.to_json()})
+        rows.append({"ticket_id": t.id, "vendor": t.vendor, "created_at": t.created_at, "agents_intent": truth,
+                     **d.to_json()})
     write_jsonl(db_path.with_name("decisions.jsonl"), rows)
     n = len(rows)
     from bot.decision_log import record_replay  # the SQLite decision log the launch report reads
