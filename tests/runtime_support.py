@@ -192,17 +192,22 @@ def database_url(request, tmp_path):
         conn.execute(text("TRUNCATE idempotency, decision_log, inbox_events RESTART IDENTITY CASCADE"))
 
 
-@pytest.fixture
-def redis_client():
-    """Database 15 of the local Redis, emptied for each test."""
-    client = redis.Redis.from_url(REDIS_TEST_URL, socket_timeout=2, socket_connect_timeout=2)
+def empty_redis(url: str):
+    """A client on `url`'s database, emptied before and after (a generator for fixtures to yield from)."""
+    client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
     try:
         client.ping()
     except redis.RedisError as exc:
         if os.environ.get("BOT_SKIP_REDIS") == "1":
-            pytest.skip(f"BOT_SKIP_REDIS=1 and Redis at {REDIS_TEST_URL} is unreachable")
-        raise RuntimeError(f"Redis at {REDIS_TEST_URL} is unreachable ({exc}); set BOT_SKIP_REDIS=1 to skip") from exc
+            pytest.skip(f"BOT_SKIP_REDIS=1 and Redis at {url} is unreachable")
+        raise RuntimeError(f"Redis at {url} is unreachable ({exc}); set BOT_SKIP_REDIS=1 to skip") from exc
     client.flushdb()
     yield client
     client.flushdb()
     client.close()
+
+
+@pytest.fixture
+def redis_client():
+    """Database 15 of the local Redis, emptied for each test."""
+    yield from empty_redis(REDIS_TEST_URL)

@@ -26,7 +26,7 @@ from types import SimpleNamespace
 from typing import Callable, Optional
 
 import pytest
-import redis
+from tests.runtime_support import empty_redis
 import requests
 from sqlalchemy import select, update
 
@@ -151,17 +151,7 @@ def model(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def broker():
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        if os.environ.get("BOT_SKIP_REDIS") == "1":
-            pytest.skip(f"BOT_SKIP_REDIS=1 and Redis at {REDIS_URL} is unreachable")
-        raise RuntimeError(f"Redis at {REDIS_URL} is unreachable ({exc}); set BOT_SKIP_REDIS=1 to skip") from exc
-    client.flushdb()
-    yield client
-    client.flushdb()
-    client.close()
+    yield from empty_redis(REDIS_URL)
 
 
 @pytest.fixture(scope="module")
